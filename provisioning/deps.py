@@ -1,8 +1,12 @@
-"""The dependency check (exit 127): Python version and required packages, without importing them."""
+"""The dependency check (exit 127): Python version and required packages.
+
+A package counts as missing when importing it fails, not only when it is absent: a broken
+install (a missing shared library, a stale wheel) fails here rather than mid-migration.
+"""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
 from collections.abc import Iterable
 
@@ -16,8 +20,16 @@ PYTHON_TOO_OLD = "Python version must be {need} or higher (found: {found})"
 PACKAGE_MISSING = "Required package missing: {name}"
 
 
+def _importable(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
+
+
 def missing_packages(names: Iterable[str]) -> list[str]:
-    return [name for name in names if importlib.util.find_spec(name) is None]
+    return [name for name in names if not _importable(name)]
 
 
 def check_dependencies(

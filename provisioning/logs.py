@@ -71,7 +71,7 @@ class JsonLinesFormatter(logging.Formatter):
             line.setdefault(key, value)
         if record.exc_text:
             line["traceback"] = record.exc_text
-        return json.dumps(line, ensure_ascii=False, default=str)
+        return json.dumps(line, ensure_ascii=False, default=str, separators=(",", ":"))
 
 
 def _json_handler() -> logging.Handler:
