@@ -93,3 +93,11 @@ class TerminatedRunError(InterruptedRunError):
     """SIGTERM, handled like Ctrl-C but reported with the shell's 143."""
 
     exit_code = ExitCode.TERMINATED
+
+
+class SeedError(ProvisioningError):
+    """A seed file failed: the whole seed transaction was rolled back (exit 1)."""
+
+    default_suggestion = (
+        "Fix the SQL in the named seed file (seeds must be idempotent), then run `inv seed` again."
+    )
