@@ -6,7 +6,8 @@ Only imported in pretty mode; JSON output never goes through rich.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 
 from rich.console import Console
@@ -59,3 +60,20 @@ def build_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     out().print(build_table(title, columns, rows))
+
+
+@contextmanager
+def progress_bar(description: str, total: int) -> Iterator[Callable[[], None]]:
+    """A transient progress bar on stderr; yields a function that advances it by one."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err(),
+        transient=True,
+    ) as progress:
+        task_id = progress.add_task(description, total=total)
+        yield lambda: progress.advance(task_id)
