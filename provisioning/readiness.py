@@ -111,9 +111,9 @@ def wait_until_ready(
                     suggestion=TIMEOUT_SUGGESTION,
                     **fields,
                 ) from None
-            wait_ms = min(delay_ms, round(remaining_s * 1000))
-            log.warning(NOT_READY, extra={"fields": {**fields, "delayMs": wait_ms}})
-            sleep(wait_ms / 1000)
+            wait_s = min(delay_ms / 1000, remaining_s)  # exact seconds: rounding could overshoot
+            log.warning(NOT_READY, extra={"fields": {**fields, "delayMs": round(wait_s * 1000)}})
+            sleep(wait_s)
     raise AssertionError("unreachable: backoff_delays is infinite")
 
 
