@@ -209,3 +209,26 @@ def test_the_probe_is_told_how_long_is_left() -> None:
     with pytest.raises(ReadinessError):
         wait_until_ready(probe, policy, sleep=fake.sleep, clock=fake.clock)
     assert seen == [4.0, 3.0, 1.0, 0.0]  # a last try at the deadline, no sleep after it
+
+
+@pytest.mark.parametrize(
+    ("message", "retryable", "names"),
+    [
+        ('FATAL: password authentication failed for user "app"', False, "Password"),
+        ('FATAL: role "app" does not exist', False, "role"),
+        ('FATAL: database "nexus" does not exist', False, "database"),
+        ('invalid integer value "abc" for connection option "port"', False, "libpq"),
+        ("FATAL: the database system is starting up", True, "starting up"),
+        ("FATAL: the database system is shutting down", True, "starting up"),
+        ('connection to server at "127.0.0.1", port 1 failed: Connection refused', True, "start"),
+        ('could not translate host name "db" to address', True, "resolve"),
+    ],
+)
+def test_connection_failures_are_sorted_into_curable_and_not(
+    message: str, retryable: bool, names: str
+) -> None:
+    from provisioning.db import classify
+
+    cause = classify(message)
+    assert cause.retryable is retryable
+    assert names in cause.suggestion
