@@ -1,0 +1,1 @@
+"""Speed benchmark (not part of the test suite): `python -m benchmarks.run`."""

@@ -1,0 +1,4 @@
+DROP TRIGGER tasks_audit ON tasks;
+DROP TRIGGER projects_audit ON projects;
+DROP FUNCTION record_audit();
+DROP TABLE audit_log;

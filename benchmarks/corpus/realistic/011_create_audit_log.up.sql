@@ -1,0 +1,33 @@
+CREATE TABLE audit_log (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    table_name  text NOT NULL,
+    row_id      bigint NOT NULL,
+    action      text NOT NULL CHECK (action IN ('INSERT', 'UPDATE', 'DELETE')),
+    old_row     jsonb,
+    new_row     jsonb,
+    actor       text NOT NULL DEFAULT current_user,
+    at          timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+
+CREATE INDEX audit_log_row_idx ON audit_log (table_name, row_id, at DESC);
+CREATE INDEX audit_log_at_brin ON audit_log USING brin (at);
+
+CREATE FUNCTION record_audit() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        INSERT INTO audit_log (table_name, row_id, action, old_row)
+        VALUES (TG_TABLE_NAME, OLD.id, TG_OP, to_jsonb(OLD));
+        RETURN OLD;
+    END IF;
+    INSERT INTO audit_log (table_name, row_id, action, old_row, new_row)
+    VALUES (TG_TABLE_NAME, NEW.id, TG_OP,
+            CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(OLD) END, to_jsonb(NEW));
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER projects_audit AFTER INSERT OR UPDATE OR DELETE ON projects
+    FOR EACH ROW EXECUTE FUNCTION record_audit();
+CREATE TRIGGER tasks_audit AFTER INSERT OR UPDATE OR DELETE ON tasks
+    FOR EACH ROW EXECUTE FUNCTION record_audit();

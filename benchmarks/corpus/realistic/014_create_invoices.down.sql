@@ -1,0 +1,3 @@
+DROP TABLE invoice_lines;
+DROP TABLE invoices;
+DROP TYPE invoice_status;

@@ -1,0 +1,2 @@
+DROP TRIGGER invoice_lines_refresh_total ON invoice_lines;
+DROP FUNCTION refresh_invoice_total();

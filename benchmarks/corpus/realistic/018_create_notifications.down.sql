@@ -1,0 +1,2 @@
+DROP TABLE notifications;
+DROP FUNCTION notify_new_notification();
