@@ -97,6 +97,7 @@ def sql_error(
     offset: int,
     *,
     partial: bool = False,
+    statement_start: int | None = None,
 ) -> MigrationSqlError:
     """The domain error for a failed file; `offset` is where the sent text starts in the file."""
     fields: dict[str, object] = {
@@ -112,6 +113,9 @@ def sql_error(
             line = line_of(text, index)
             fields.update(line=line, position=index + 1)
             fields["column"] = index - (text.rfind("\n", 0, index) + 1) + 1
+    elif statement_start is not None:  # no position (a runtime error): the statement's line
+        line = line_of(text, statement_start)
+        fields["line"] = line
     if exc.diag.message_detail:
         fields["detail"] = exc.diag.message_detail
     where = str(line) if line else "the reported statement"
@@ -175,7 +179,15 @@ def run_statements(
                 conn.execute(statement.text)
             except psycopg.Error as exc:
                 _rollback_quietly(conn)
-                err = sql_error(conn, mf, exc, text, statement.offset, partial=done > 0)
+                err = sql_error(
+                    conn,
+                    mf,
+                    exc,
+                    text,
+                    statement.offset,
+                    partial=done > 0,
+                    statement_start=statement.offset,
+                )
                 raise err from None
         conn.execute(tracking_insert(conn, mf))
     finally:
