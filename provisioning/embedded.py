@@ -110,8 +110,11 @@ def _ensure_database(server: RunningServer) -> None:
     with psycopg.connect(server.conninfo("postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
         if exists.fetchone() is None:
-            # A concurrent first start may have created it in the meantime.
-            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+            # A concurrent first start may have created it in the meantime: PostgreSQL reports
+            # that race as a unique violation on pg_database, not as DuplicateDatabase.
+            with contextlib.suppress(
+                psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation
+            ):
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
 
 
