@@ -32,8 +32,7 @@ def exit_code_of(findings: Sequence[Finding]) -> ExitCode:
 def _log_finding(finding: Finding) -> None:
     fields: dict[str, object] = {
         "check": finding.check,
-        "ok": finding.ok,
-        "level": finding.level,
+        "ok": finding.ok,  # the line's own level says ok (info), warn or error
         "detail": finding.detail,
         "fix": finding.fix,
     }
