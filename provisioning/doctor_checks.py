@@ -14,7 +14,7 @@ from typing import Literal
 
 import psycopg
 
-from provisioning import db, deps
+from provisioning import db, deps, embedded
 from provisioning.errors import BadMigrationFileError, DependencyError, ExitCode
 from provisioning.migration_files import discover_migrations
 from provisioning.migrations import applied_rows, plan_migrations, tracking_table_exists
@@ -59,6 +59,16 @@ def check_python() -> Finding:
 
 def connect_checks(settings: Settings) -> tuple[list[Finding], psycopg.Connection | None]:
     """Server reachable (and how fast), then authentication and database existence."""
+    if settings.embedded and embedded.running_server(settings.project_root) is None:
+        # Connecting would start it: doctor changes nothing, so it only reports.
+        return [
+            error(
+                "server",
+                "the embedded PostgreSQL server is not running",
+                "Start it with `inv server.start` (any task that needs the database starts it).",
+                ExitCode.READINESS,
+            )
+        ], None
     started = time.monotonic()
     try:
         conn = db.connect(settings, timeout_s=5)

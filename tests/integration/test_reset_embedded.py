@@ -49,3 +49,12 @@ def test_reset_on_the_embedded_server(embedded_root: Path) -> None:
     assert result.lines[-1]["message"] == PROVISION_COMPLETED
     with psycopg.connect(server.conninfo()) as conn:
         assert conn.execute("SELECT count(*) FROM organizations").fetchone() == (3,)
+
+
+def test_doctor_does_not_start_the_embedded_server(embedded_root: Path) -> None:
+    result = run_inv("doctor", cwd=embedded_root, DATABASE_URL=None)
+    assert result.code == 2, result.stdout + result.stderr
+    server = next(line for line in result.lines if line.get("check") == "server")
+    assert "not running" in server["detail"] and "inv server.start" in server["fix"]
+    assert embedded.running_server(embedded_root) is None
+    assert not (embedded_root / embedded.PGDATA_DIRNAME).exists()
