@@ -151,3 +151,13 @@ def test_broken_seed_alone_exits_1(database: str, broken_seeds: Path) -> None:
     assert last["message"] == SEED_FAILED and last["exitCode"] == 1 and last["suggestion"]
     assert SEED_FILE_APPLIED not in result.messages()
     assert count(database, "organizations") == 0
+
+
+def test_pretty_mode_shows_the_stages(database: str) -> None:
+    result = run_inv("provision", DATABASE_URL=database, LOG_FORMAT="pretty", COLUMNS="200")
+    assert result.code == 0, result.stderr
+    assert result.lines == []  # nothing JSON in pretty mode
+    stages = ["✓ Waiting for the database", "→ Applying migrations", "✓ Seeding"]
+    positions = [result.stderr.index(stage) for stage in stages]
+    assert positions == sorted(positions)
+    assert PROVISION_COMPLETED in result.stderr
