@@ -209,3 +209,20 @@ def test_reset_no_provision_stops_after_the_drop(provisioned: str) -> None:
     assert result.code == 0, result.stdout
     assert PROVISION_COMPLETED not in result.messages()
     assert scalar(provisioned, "SELECT to_regclass('schema_migrations')") is None
+
+
+def test_reset_as_owner_with_createdb_recreates_the_database(
+    server_url: str, limited_role: tuple[str, Callable[[str], str]]
+) -> None:
+    role, make_db = limited_role
+    name = make_db(role)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER ROLE {} CREATEDB").format(sql.Identifier(role)))
+    url = url_for(server_url, name, user=role)
+    assert run_inv("provision", DATABASE_URL=url).code == 0
+    result = run_inv("reset", "--yes", DATABASE_URL=url)
+    assert result.code == 0, result.stdout
+    assert result.find(DATABASE_RECREATED)["database"] == name
+    assert scalar(url, "SELECT pg_get_userbyid(datdba) FROM pg_database "
+                       "WHERE datname = current_database()") == role  # fmt: skip
+    assert scalar(url, "SELECT count(*) FROM tasks") == 10
