@@ -87,14 +87,17 @@ def _log_error(message: str, code: int, suggestion: str, fields: dict[str, Any])
 def _fail_missing_dependency(exc: ImportError) -> None:
     import json
     import sys
+    from datetime import UTC, datetime
 
+    now = datetime.now(UTC)
     line = {
+        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
         "level": "error",
-        "message": f"Required package missing: {exc.name}",
+        "message": f"Required package missing: {exc.name or exc}",
         "exitCode": 127,
         "suggestion": 'Install the project\'s dependencies: pip install -e ".[dev]"',
     }
-    sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.write(json.dumps(line, separators=(",", ":")) + "\n")
     raise Exit(code=127)
 
 

@@ -82,3 +82,25 @@ def test_inv_provision_exits_127_when_pglast_cannot_be_imported(tmp_path: Path) 
     assert line["message"] == "Required package missing: pglast"
     assert line["exitCode"] == 127 and line["suggestion"]
     assert "Traceback" not in proc.stderr
+
+
+def test_any_task_exits_127_when_a_settings_dependency_is_absent(tmp_path: Path) -> None:
+    """`inv wait` with pydantic_settings made absent: one JSON error line, exit 127."""
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "pydantic_settings.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'pydantic_settings'\", "
+        "name='pydantic_settings')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(PYTHONPATH=str(shadow), LOG_FORMAT="json")
+    proc = subprocess.run(
+        [INV, "wait"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+        timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.returncode == 127, proc.stdout + proc.stderr
+    (line,) = [json.loads(raw) for raw in proc.stdout.splitlines()]
+    assert line["message"] == "Required package missing: pydantic_settings"
+    assert line["level"] == "error" and line["exitCode"] == 127 and line["suggestion"]
+    assert line["timestamp"].endswith("Z")
+    assert "Traceback" not in proc.stderr
