@@ -9,6 +9,9 @@ and a comment. `write_all` lays a corpus out for every tool:
 - `dbmate/` `NNN_description.sql` with `-- migrate:up` / `-- migrate:down` sections
 - `yoyo/`   `NNN_description.sql` + `NNN_description.rollback.sql`
 - `all.sql` every up file concatenated, for `psql -1 -f` (the floor)
+- `per_file.sql` the same, each file wrapped in its own BEGIN/COMMIT: the floor for tools that
+  commit file by file, and the only one that fits 2,000 files (one transaction creating 2,000
+  tables needs more lock slots than PostgreSQL's default `max_locks_per_transaction` gives)
 """
 
 from __future__ import annotations
@@ -85,11 +88,19 @@ class CorpusFiles:
     dbmate: Path
     yoyo: Path
     concatenated: Path
+    per_file: Path
 
 
 def write_all(corpus: Corpus, root: Path) -> CorpusFiles:
     base = root / corpus.name
-    files = CorpusFiles(corpus, base / "nexus", base / "dbmate", base / "yoyo", base / "all.sql")
+    files = CorpusFiles(
+        corpus,
+        base / "nexus",
+        base / "dbmate",
+        base / "yoyo",
+        base / "all.sql",
+        base / "per_file.sql",
+    )
     for folder in (files.nexus, files.dbmate, files.yoyo):
         folder.mkdir(parents=True, exist_ok=True)
     for migration in corpus.migrations:
@@ -103,5 +114,9 @@ def write_all(corpus: Corpus, root: Path) -> CorpusFiles:
         (files.yoyo / f"{stem}.rollback.sql").write_text(migration.down, "utf-8")
     files.concatenated.write_text(
         "\n".join(migration.up for migration in corpus.migrations), "utf-8"
+    )
+    files.per_file.write_text(
+        "".join(f"BEGIN;\n{migration.up}\n;\nCOMMIT;\n" for migration in corpus.migrations),
+        "utf-8",
     )
     return files

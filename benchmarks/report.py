@@ -14,7 +14,10 @@ from typing import Any
 REPO_ROOT = Path(__file__).absolute().parent.parent
 RESULTS = Path(__file__).parent / "results"
 
-TOOL_ORDER = ["nexus", "nexus-1tx", "nexus-provision", "dbmate", "yoyo", "psql", "python-floor"]
+TOOL_ORDER = [
+    "nexus", "nexus-1tx", "nexus-provision", "dbmate", "yoyo", "psql", "psql-per-file",
+    "python-floor",
+]  # fmt: skip
 TOOL_HEADERS = {
     "nexus": "this project",
     "nexus-1tx": "this project `--single-transaction`",
@@ -22,6 +25,7 @@ TOOL_HEADERS = {
     "dbmate": "dbmate",
     "yoyo": "yoyo",
     "psql": "`psql -1` floor",
+    "psql-per-file": "`psql`, a transaction per file",
     "python-floor": "Python import floor",
 }
 SCENARIO_LABELS = {"fresh": "fresh apply", "rerun": "re-run, nothing to do", "status": "status"}
@@ -59,6 +63,16 @@ def _tools_in(data: dict[str, Any]) -> list[str]:
 
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _cell(data: dict[str, Any], scenario: str, corpus: str, tool: str) -> str:
+    value = median(data, scenario, corpus, tool)
+    if value is None and any(
+        (s["scenario"], s["corpus"], s["tool"]) == (scenario, corpus, tool)
+        for s in data.get("skipped", [])
+    ):
+        return "n/a¹"
+    return _fmt(value)
 
 
 def per_migration_cost(data: dict[str, Any], tool: str) -> float | None:
@@ -184,9 +198,13 @@ def markdown(data: dict[str, Any]) -> str:
     ]
     for scenario in ("fresh", "rerun", "status"):
         for corpus, size in _corpora(data, scenario):
-            cells = [_fmt(median(data, scenario, corpus, tool)) for tool in tools]
+            cells = [_cell(data, scenario, corpus, tool) for tool in tools]
             label = f"{SCENARIO_LABELS[scenario]}, {_label(corpus, size)}"
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    if data.get("skipped"):
+        lines += ["", "¹ One transaction creating that many tables needs more lock slots than "
+                  "the server's `max_locks_per_transaction` (default 64) provides: PostgreSQL "
+                  "answers `out of shared memory`, so there is no figure."]  # fmt: skip
     lines += ["", "| start-up | seconds |", "|---|---:|"]
     for corpus, _ in _corpora(data, "startup"):
         lines.append(f"| `{corpus}` | {_fmt(median(data, 'startup', corpus, corpus))} |")

@@ -81,6 +81,11 @@ def _psql(url: str, files: CorpusFiles) -> list[str]:
             "-f", str(files.concatenated)]  # fmt: skip
 
 
+def _psql_per_file(url: str, files: CorpusFiles) -> list[str]:
+    return [_exe("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url,
+            "-f", str(files.per_file)]  # fmt: skip
+
+
 def all_tools() -> dict[str, Tool]:
     inv = _exe("inv")
     python = sys.executable
@@ -117,6 +122,7 @@ def all_tools() -> dict[str, Tool]:
             tracking_table="_yoyo_migration",
         ),
         Tool("psql", "psql -1 -f (floor)", fresh=_psql),
+        Tool("psql-per-file", "psql -f, one transaction per file", fresh=_psql_per_file),
         Tool(
             "python-floor", f'python -c "{IMPORT_FLOOR}"',
             rerun=lambda url, f: [python, "-c", IMPORT_FLOOR],
