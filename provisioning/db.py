@@ -11,7 +11,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import psycopg
@@ -187,6 +187,19 @@ def lock_holder(conn: psycopg.Connection, key: int = MIGRATION_LOCK_KEY) -> Lock
     return LockHolder(pid=row[0], held_for_ms=row[1]) if row else None
 
 
+def watch_client(conn: psycopg.Connection) -> None:
+    """Have the server check every second, while a query runs, that this client is alive.
+
+    Without it, a killed run's backend keeps executing the statement in flight (a long
+    pg_sleep, a big CREATE INDEX) and keeps the session lock until that statement ends;
+    with it the server cancels the statement within a second, rolls the file back and
+    frees the lock (PostgreSQL 14+ on Linux; elsewhere the SET fails and is ignored).
+    """
+    if conn.info.server_version >= 140000:
+        with suppress(psycopg.Error):
+            conn.execute("SET client_connection_check_interval = '1s'")
+
+
 @contextmanager
 def advisory_lock(
     conn: psycopg.Connection, timeout_ms: int, key: int = MIGRATION_LOCK_KEY
@@ -196,6 +209,7 @@ def advisory_lock(
     Waits up to `timeout_ms` in the server (lock_timeout applies to advisory locks), so a
     waiter wakes the moment the holder finishes instead of polling.
     """
+    watch_client(conn)
     acquired = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
     if not (acquired and acquired[0]):
         holder = lock_holder(conn, key)
