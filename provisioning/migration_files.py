@@ -31,12 +31,14 @@ TEXT_BUDGET_BYTES = 64 * 1024 * 1024  # texts kept for applying; beyond this the
 BAD_NAME = "does not follow {number}_{description}.up.sql"
 DUPLICATE = "has the same number as {other}"
 NOT_UTF8 = "is not valid UTF-8"
+NUL_BYTE = "contains a NUL byte, which PostgreSQL does not accept in SQL text"
 EMPTY = "is empty (only whitespace and comments)"
 OUTSIDE = "is a symlink that points outside the migrations folder"
 UNREADABLE = "cannot be read"
 FOLDER_MISSING = "Migrations folder not found"
 IGNORED = "Ignoring a file that is not a migration"
 ORPHAN_DOWN = "Down migration without its up migration"
+TEXT_SUGGESTION = "Save the file as UTF-8 text (not UTF-16, not binary), then run again."
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,13 @@ def discover_migrations(
         try:
             text = decode(data)
         except UnicodeDecodeError as exc:
-            raise _refuse(path, NOT_UTF8, byteOffset=exc.start) from None
+            raise _refuse(
+                path, NOT_UTF8, byteOffset=exc.start, suggestion=TEXT_SUGGESTION
+            ) from None
+        if "\x00" in text:  # libpq would silently cut the query at it
+            raise _refuse(
+                path, NUL_BYTE, byteOffset=data.index(b"\x00"), suggestion=TEXT_SUGGESTION
+            )
         if is_empty_sql(text):
             raise _refuse(path, EMPTY, suggestion="Write the migration's SQL, or delete the file.")
         if texts is not None and kept + len(data) <= TEXT_BUDGET_BYTES:
@@ -174,6 +182,18 @@ def discover_migrations(
     for path in downs.values():
         log.warning(ORPHAN_DOWN, extra={"fields": {"filename": path.name}})
     return files
+
+
+def read_sql(path: Path) -> str:
+    """A SQL file's text for running (a down file): refused if not UTF-8 or holding a NUL."""
+    data = read_bytes(path)
+    try:
+        text = decode(data)
+    except UnicodeDecodeError as exc:
+        raise _refuse(path, NOT_UTF8, byteOffset=exc.start, suggestion=TEXT_SUGGESTION) from None
+    if "\x00" in text:
+        raise _refuse(path, NUL_BYTE, byteOffset=data.index(b"\x00"), suggestion=TEXT_SUGGESTION)
+    return text
 
 
 def read_text(mf: MigrationFile) -> str:

@@ -20,10 +20,9 @@ from provisioning.errors import BadMigrationFileError, MigrationSqlError, Refuse
 from provisioning.migration_files import (
     DOWN_SUFFIX,
     UP_SUFFIX,
-    decode,
     has_marker,
     is_empty_sql,
-    read_bytes,
+    read_sql,
 )
 from provisioning.migrations import AppliedRow, applied_rows, tracking_table_exists
 from provisioning.settings import Settings
@@ -69,7 +68,7 @@ class Step:
 
 def _load_step(migrations_dir: Path, row: AppliedRow) -> Step:
     path = down_path_for(migrations_dir, row.filename)
-    text = decode(read_bytes(path)) if path.is_file() else ""
+    text = read_sql(path) if path.is_file() else ""
     if not text or is_empty_sql(text):
         procedure = manual_procedure(row.filename)
         raise RefusedError(

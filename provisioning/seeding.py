@@ -53,9 +53,12 @@ def seed_files(seeds_dir: Path) -> list[Path]:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_bytes().decode("utf-8-sig")
+        text = path.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise SeedError(SEED_FAILED, filename=path.name, error=str(exc)) from None
+    if "\x00" in text:  # libpq would silently cut the query at it
+        raise SeedError(SEED_FAILED, filename=path.name, error="the file contains a NUL byte")
+    return text
 
 
 def _run_file(cur: psycopg.Cursor[tuple[object, ...]], text: str) -> int:
