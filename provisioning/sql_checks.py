@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 # A file may hold these statements only when it is marked no-transaction.
-_TXN_WORDS = re.compile(r"\b(COMMIT|ROLLBACK|END|ABORT)\b", re.IGNORECASE)
+_TXN_WORDS = re.compile(r"\b(COMMIT|ROLLBACK|END|ABORT|PREPARE)\b", re.IGNORECASE)
 _BACKSLASH_LINE = re.compile(r"^[ \t]*\\", re.MULTILINE)
 
 META_COMMAND = "psql meta-command"
