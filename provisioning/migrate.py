@@ -129,8 +129,7 @@ def migrate(
             applied = _run(settings, conn, files, rows, texts, True, single_transaction)
         else:
             with db.advisory_lock(conn, settings.db_lock_timeout):
-                ensure_tracking_table(conn)
-                rows = applied_rows(conn)
+                rows = applied_rows(conn) if tracking_table_exists(conn) else []
                 applied = _run(settings, conn, files, rows, texts, False, single_transaction)
     finally:
         if own:
@@ -170,6 +169,7 @@ def _run(
         for mf in plan.pending:
             log.info(WOULD_APPLY, extra={"fields": {"filename": mf.filename}})
         return 0
+    ensure_tracking_table(conn)  # only now: a refused folder leaves the database untouched
     if not plan.pending:
         return 0
     if single_transaction:
