@@ -42,6 +42,11 @@ LOCK_SUGGESTION = (
     "A lock on {relation} is held by pid {pid}: let that session finish (or end it with "
     "SELECT pg_terminate_backend({pid})), or raise MIGRATION_LOCK_TIMEOUT, then run again."
 )
+CONNECTION_LOST_SUGGESTION = (
+    "The connection was lost while {filename} ran (its session was terminated or the server "
+    "stopped), so the server rolled the file back: it has no tracking row. Check that "
+    "PostgreSQL is up (`inv wait`), then run `inv migrate` again."
+)
 _BLOCKERS = """
 SELECT l.pid, c.relname
 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
@@ -121,6 +126,9 @@ def sql_error(
     where = str(line) if line else "the reported statement"
     template = NO_TXN_SUGGESTION if partial else SQL_SUGGESTION
     suggestion = template.format(filename=mf.filename, line=where)
+    if conn.closed and not partial:  # _rollback_quietly closes a connection that is gone
+        fields["connectionLost"] = True
+        suggestion = CONNECTION_LOST_SUGGESTION.format(filename=mf.filename)
     if exc.sqlstate == "55P03":
         blocker = _blocker(conn)
         if blocker:
