@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,9 @@ from typing import Any
 import psycopg
 from conftest import INV, PROJECT_ROOT, inv_env, parse_lines
 from psycopg import sql
+
+# pg_throwaway (the throwaway-server helper) lives one folder up.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 # HARDENING_REPEAT=N multiplies the repetitions of the fault and load tests (a local soak).
 REPEAT = max(1, int(os.environ.get("HARDENING_REPEAT", "1")))

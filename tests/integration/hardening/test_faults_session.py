@@ -96,7 +96,8 @@ def test_terminated_backend_mid_migration_exits_3(database: str, tmp_path: Path)
         assert line["message"] == MIGRATION_FAILED
         assert line["filename"] == "2_slow.up.sql" and line["exitCode"] == 3
         assert "terminating connection" in line["error"]
-        assert line["suggestion"]
+        assert line["connectionLost"] is True
+        assert "was lost" in line["suggestion"] and "Fix the SQL" not in line["suggestion"]
         assert tracked(database) == ["1_a.up.sql"]
         assert not _exists(database, "slow")
         (mdir / "2_slow.up.sql").write_text(FIXED_SLOW)
