@@ -73,7 +73,8 @@ class Settings(BaseSettings):
             return None
         raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
         register_secret(raw)  # before parsing, so even a parse failure cannot leak it
-        if not raw.strip():
+        raw = raw.strip()  # a pasted newline would otherwise end up in the database name
+        if not raw:
             raise ValueError("empty")
         from psycopg.conninfo import conninfo_to_dict
 
