@@ -73,9 +73,10 @@ CAUSES = [
         "The role may not connect to this database: GRANT CONNECT or ALTER ROLE ... LOGIN.",
     ),
     Cause(
-        r"invalid .*(parameter|option)|invalid connection option|missing \"=\"",
+        r"invalid .*(parameter|option)|invalid connection option|missing \"=\"|"
+        r"invalid port number|invalid .* value",
         False,
-        "DATABASE_URL has a parameter libpq does not know: fix or remove it.",
+        "DATABASE_URL has a parameter or value libpq does not accept: fix or remove it.",
     ),
     Cause(
         "the database system is (starting up|shutting down|in recovery mode|not yet accepting)",
