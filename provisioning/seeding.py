@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 
 from provisioning import db
-from provisioning.errors import SeedError
+from provisioning.errors import LockTimeoutError, SeedError
 from provisioning.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -120,4 +120,10 @@ def run_seed(settings: Settings) -> SeedResult | None:
         log_skipped(reason)
         return None
     with db.connect(settings) as conn:
-        return seed_database(conn, settings.seeds_dir)
+        # The migration lock: concurrent runs must not seed at once, or `WHERE NOT EXISTS`
+        # seeds insert their rows twice (each transaction misses the other's uncommitted rows).
+        try:
+            with db.advisory_lock(conn, settings.db_lock_timeout):
+                return seed_database(conn, settings.seeds_dir)
+        except LockTimeoutError as exc:  # `inv seed` fails with exit 1, as any seed failure
+            raise SeedError(SEED_FAILED, suggestion=exc.suggestion, **exc.fields) from None
