@@ -67,8 +67,15 @@ class FileState:
 
 
 def file_states(database: str, count: int) -> list[FileState]:
-    """Per file: table and index in pg_class, row count, tracking rows (one connection)."""
-    with psycopg.connect(database, autocommit=True) as conn:
+    """Per file: table and index in pg_class, row count, tracking rows (one snapshot).
+
+    First waits for the sessions of killed runs to end: the backend of a killed run may still
+    finish (and commit) the file it was sent. REPEATABLE READ reads everything in one snapshot
+    all the same, so a commit landing during the check cannot look like half a file.
+    """
+    wait_for_orphans(database)
+    with psycopg.connect(database) as conn:
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         has_tracking = conn.execute(
             "SELECT to_regclass('schema_migrations') IS NOT NULL"
         ).fetchone()
@@ -99,6 +106,21 @@ def file_states(database: str, count: int) -> list[FileState]:
                           counts.get(filename, 0))
             )  # fmt: skip
         return states
+
+
+def wait_for_orphans(database: str, timeout: float = 10) -> None:
+    """Wait until no session of the project is connected to the database."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = query(
+            database,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = 'nexus-provisioning'",
+        )
+        if rows[0][0] == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"sessions of killed runs still connected after {timeout}s")
 
 
 def assert_consistent(database: str, count: int, rows: int, context: str = "") -> int:
