@@ -14,6 +14,7 @@ after its last statement.
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 import psycopg
@@ -48,12 +49,10 @@ CONNECTION_LOST_SUGGESTION = (
     "PostgreSQL is up (`inv wait`), then run `inv migrate` again."
 )
 _BLOCKERS = """
-SELECT l.pid, c.relname
+SELECT l.pid, c.relname, l.mode = 'AccessExclusiveLock'
 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
 WHERE l.granted AND l.pid <> pg_backend_pid() AND l.relation >= 16384
   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-ORDER BY (l.mode = 'AccessExclusiveLock') DESC, l.pid
-LIMIT 1
 """
 
 
@@ -86,12 +85,20 @@ def _rollback_quietly(conn: psycopg.Connection) -> None:
         conn.close()  # the server rolls back a transaction whose connection is gone
 
 
-def _blocker(conn: psycopg.Connection) -> tuple[int, str] | None:
+def _blocker(conn: psycopg.Connection, text: str) -> tuple[int, str] | None:
+    """The session most likely blocking the file: a lock on a table the file names first
+    (a bystander's lock elsewhere is no answer), then an ACCESS EXCLUSIVE one, lowest pid."""
     try:
-        row = conn.execute(_BLOCKERS).fetchone()
+        rows = conn.execute(_BLOCKERS).fetchall()
     except psycopg.Error:
         return None
-    return (int(row[0]), str(row[1])) if row else None
+
+    def rank(row: tuple[int, str, bool]) -> tuple[bool, bool, int]:
+        named = re.search(rf"(?<![\w$]){re.escape(row[1])}(?![\w$])", text, re.IGNORECASE)
+        return (named is None, not row[2], row[0])
+
+    best = min(rows, key=rank, default=None)
+    return (int(best[0]), str(best[1])) if best else None
 
 
 def sql_error(
@@ -130,7 +137,7 @@ def sql_error(
         fields["connectionLost"] = True
         suggestion = CONNECTION_LOST_SUGGESTION.format(filename=mf.filename)
     if exc.sqlstate == "55P03":
-        blocker = _blocker(conn)
+        blocker = _blocker(conn, text)
         if blocker:
             fields["blockingPid"] = blocker[0]
             suggestion = LOCK_SUGGESTION.format(pid=blocker[0], relation=blocker[1])
