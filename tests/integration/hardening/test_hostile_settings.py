@@ -7,13 +7,16 @@ the exit code the contract gives it.
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import psycopg
 import pytest
-from conftest import run_inv
+from conftest import run_inv, url_for
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from provisioning.settings import ALLOWED
@@ -46,6 +49,21 @@ ACCEPTED = [
 ]  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def untouched(server_url: str) -> Iterator[str]:
+    """One database shared by the bad-setting cases: none of them may ever change it."""
+    name = f"test_untouched_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield url_for(server_url, name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
 def has_tracking_table(url: str) -> bool:
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
@@ -63,29 +81,29 @@ def assert_bad_setting(result: Any, variable: str) -> None:
 
 @pytest.mark.parametrize(("variable", "raw"), BAD_SETTINGS)
 def test_bad_setting_stops_provision_before_any_database_work(
-    database: str, variable: str, raw: str
+    untouched: str, variable: str, raw: str
 ) -> None:
-    result = run_inv("provision", DATABASE_URL=database, **{variable: raw})
+    result = run_inv("provision", DATABASE_URL=untouched, **{variable: raw})
     assert_bad_setting(result, variable)
-    assert not has_tracking_table(database)
+    assert not has_tracking_table(untouched)
 
 
-def test_bad_setting_with_every_task(database: str) -> None:
+def test_bad_setting_with_every_task(untouched: str) -> None:
     tasks = [["wait"], ["migrate"], ["status"], ["verify"], ["seed"], ["provision"],
              ["reset", "--yes"], ["rollback"], ["forget", "1_a.up.sql", "--yes"],
              ["new", "x"], ["doctor"], ["server.status"]]  # fmt: skip
     for task in tasks:
-        result = run_inv(*task, DATABASE_URL=database, DB_TIMEOUT="-1", APP_ENV="development")
+        result = run_inv(*task, DATABASE_URL=untouched, DB_TIMEOUT="-1", APP_ENV="development")
         assert_bad_setting(result, "DB_TIMEOUT")
-    assert not has_tracking_table(database)
+    assert not has_tracking_table(untouched)
 
 
-def test_a_bad_value_in_dotenv_is_the_same_line(tmp_path: Path, database: str) -> None:
+def test_a_bad_value_in_dotenv_is_the_same_line(tmp_path: Path, untouched: str) -> None:
     (tmp_path / "tasks.py").symlink_to(Path(__file__).resolve().parents[3] / "tasks.py")
     (tmp_path / ".env").write_text("DB_MAX_ATTEMPTS=1e9\n")
-    result = run_inv("provision", cwd=tmp_path, DATABASE_URL=database)
+    result = run_inv("provision", cwd=tmp_path, DATABASE_URL=untouched)
     assert_bad_setting(result, "DB_MAX_ATTEMPTS")
-    assert not has_tracking_table(database)
+    assert not has_tracking_table(untouched)
 
 
 @pytest.mark.parametrize(("variable", "raw", "attribute", "expected"), ACCEPTED)
@@ -99,9 +117,9 @@ def test_lenient_values_that_are_accepted(
         assert getattr(load_settings(tmp_path), attribute) == expected
 
 
-def test_backoff_max_below_base(database: str) -> None:
+def test_backoff_max_below_base(untouched: str) -> None:
     result = run_inv(
-        "wait", DATABASE_URL=database, DB_BACKOFF_BASE_MS="5000", DB_BACKOFF_MAX_MS="10"
+        "wait", DATABASE_URL=untouched, DB_BACKOFF_BASE_MS="5000", DB_BACKOFF_MAX_MS="10"
     )
     assert_bad_setting(result, "DB_BACKOFF_MAX_MS")
 
