@@ -63,9 +63,9 @@ def describe(server: Server) -> dict[str, Any]:
         "postgresql_server": server.version(),
         "versions": {
             "nexus-provisioning": f"{_version('nexus-provisioning')} ({commit})",
-            "dbmate": _first_line([_exe("dbmate"), "--version"]),
+            "dbmate": _first_line([_exe("dbmate"), "--version"]).split()[-1],
             "yoyo-migrations": _version("yoyo-migrations"),
-            "psql": _first_line([_exe("psql"), "--version"]),
+            "psql": _first_line([_exe("psql"), "--version"]).replace("psql (PostgreSQL) ", ""),
             "invoke": _version("invoke"),
             "psycopg": _version("psycopg"),
             "pydantic-settings": _version("pydantic-settings"),

@@ -16,6 +16,7 @@ RESULTS = Path(__file__).parent / "results"
 
 TOOL_ORDER = [
     "nexus", "nexus-1tx", "nexus-provision", "dbmate", "yoyo", "psql", "psql-per-file",
+    "psql-per-file-async",
     "python-floor",
 ]  # fmt: skip
 TOOL_HEADERS = {
@@ -26,6 +27,7 @@ TOOL_HEADERS = {
     "yoyo": "yoyo",
     "psql": "`psql -1` floor",
     "psql-per-file": "`psql`, a transaction per file",
+    "psql-per-file-async": "same, asynchronous commit",
     "python-floor": "Python import floor",
 }
 SCENARIO_LABELS = {"fresh": "fresh apply", "rerun": "re-run, nothing to do", "status": "status"}

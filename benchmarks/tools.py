@@ -81,6 +81,13 @@ def _psql(url: str, files: CorpusFiles) -> list[str]:
             "-f", str(files.concatenated)]  # fmt: skip
 
 
+def _async_env(url: str, files: CorpusFiles) -> dict[str, str]:
+    """The transaction shape `inv migrate` uses (a commit per file, no WAL flush wait)."""
+    env = base_env()
+    env["PGOPTIONS"] = "-c synchronous_commit=off"
+    return env
+
+
 def _psql_per_file(url: str, files: CorpusFiles) -> list[str]:
     return [_exe("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url,
             "-f", str(files.per_file)]  # fmt: skip
@@ -123,6 +130,10 @@ def all_tools() -> dict[str, Tool]:
         ),
         Tool("psql", "psql -1 -f (floor)", fresh=_psql),
         Tool("psql-per-file", "psql -f, one transaction per file", fresh=_psql_per_file),
+        Tool(
+            "psql-per-file-async", "psql -f, one transaction per file, asynchronous commit",
+            fresh=_psql_per_file, env=_async_env,
+        ),
         Tool(
             "python-floor", f'python -c "{IMPORT_FLOOR}"',
             rerun=lambda url, f: [python, "-c", IMPORT_FLOOR],
