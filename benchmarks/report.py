@@ -195,12 +195,18 @@ def markdown(data: dict[str, Any]) -> str:
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".",
         "",
-        "| scenario | " + " | ".join(TOOL_HEADERS[t] for t in tools) + " |",
-        "|---|" + "---:|" * len(tools),
+        "| scenario | "
+        + " | ".join(TOOL_HEADERS[t] for t in tools)
+        + " | ours ÷ dbmate | ours ÷ yoyo |",
+        "|---|" + "---:|" * (len(tools) + 2),
     ]
     for scenario in ("fresh", "rerun", "status"):
         for corpus, size in _corpora(data, scenario):
             cells = [_cell(data, scenario, corpus, tool) for tool in tools]
+            ours = median(data, scenario, corpus, "nexus")
+            for other in ("dbmate", "yoyo"):
+                value = _ratio(ours, median(data, scenario, corpus, other))
+                cells.append("–" if value is None else f"{value:.2f} ×")
             label = f"{SCENARIO_LABELS[scenario]}, {_label(corpus, size)}"
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     if data.get("skipped"):
@@ -213,7 +219,8 @@ def markdown(data: dict[str, Any]) -> str:
     lines += ["", "Cost per file above the `psql -1` floor (least-squares slope over the "
               "synthetic sizes): " + ", ".join(
                   f"{TOOL_HEADERS[t]} {_fmt(per_migration_cost(data, t), 2)} ms"
-                  for t in tools if per_migration_cost(data, t) is not None) + "."]  # fmt: skip
+                  for t in tools if t != "psql" and per_migration_cost(data, t) is not None)
+              + "."]  # fmt: skip
     lines += ["", "Peak RSS (MiB) of the fresh apply:", "",
               "| corpus | " + " | ".join(TOOL_HEADERS[t] for t in tools) + " |",
               "|---|" + "---:|" * len(tools)]  # fmt: skip
