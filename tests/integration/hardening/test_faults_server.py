@@ -119,3 +119,26 @@ def test_wait_survives_a_server_restart(server: ThrowawayServer, tmp_path: Path)
         assert [line["attempt"] for line in retries] == list(range(1, len(retries) + 1))
         assert not error_lines(lines)
         assert lines[-1]["message"] == READY and lines[-1]["attempts"] == len(retries) + 1
+
+
+@pytest.mark.slow
+def test_failed_run_is_durable_before_it_reports(server: ThrowawayServer, tmp_path: Path) -> None:
+    """Asynchronous commits are flushed before a failure is reported: a crash right after a
+    failed run (immediate stop, no checkpoint) keeps every file the run said it applied."""
+    mdir = tmp_path / "migrations"
+    mdir.mkdir()
+    for number in range(1, 31):
+        (mdir / f"{number}_t{number}.up.sql").write_text(f"CREATE TABLE t{number} (id int);\n")
+    (mdir / "31_broken.up.sql").write_text("CRATE TABLE broken (id int);\n")
+    url = server.url(db="nexus")
+    env = {"DATABASE_URL": url, "MIGRATIONS_DIR": str(mdir)}
+    for attempt in range(REPEAT):
+        run = Run(["migrate"], tmp_path, f"durable{attempt}", **env)
+        assert run.wait(timeout=60) == 3, run.stdout + run.stderr
+        applied = [
+            line["filename"] for line in run.lines() if line["message"] == "Migration applied"
+        ]
+        _pg_ctl_stop(server, "immediate")  # a crash: no shutdown checkpoint, WAL only
+        server.start()
+        assert _tracked(url) == [f"{n}_t{n}.up.sql" for n in range(1, 31)]
+        assert len(applied) == 30 or attempt > 0  # later attempts have nothing left to apply
