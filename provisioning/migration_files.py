@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from collections.abc import MutableMapping
 from dataclasses import dataclass
@@ -135,12 +136,17 @@ def discover_migrations(
     folder = directory.resolve()
     ups: dict[int, tuple[Path, str]] = {}
     downs: dict[tuple[int, str], Path] = {}
-    for path in sorted(directory.iterdir()):
-        if path.is_symlink() and not _inside(path, folder):
+    # scandir's entries know their type without a stat call, and sorting plain names is
+    # several times cheaper than sorting Path objects: it matters for thousands of files.
+    with os.scandir(directory) as scan:
+        entries = sorted(scan, key=lambda entry: entry.name)
+    for entry in entries:
+        path = Path(entry.path)
+        if entry.is_symlink() and not _inside(path, folder):
             raise _refuse(path, OUTSIDE)
-        if path.name.startswith(".") or path.is_dir():
+        if entry.name.startswith(".") or entry.is_dir():
             continue
-        parsed = parse_name(path.name)
+        parsed = parse_name(entry.name)
         if parsed is None:
             if path.name.lower().endswith(".sql"):
                 raise _refuse(path, BAD_NAME)
