@@ -156,12 +156,23 @@ def run_in_transaction(
     prefix = "BEGIN;\n" + session_settings(lock_timeout_ms, synchronous)
     # The newline keeps a trailing `-- comment` in the file from swallowing the `;`.
     query = f"{prefix}{text}\n;\n{tracking_insert(conn, mf)};\nCOMMIT;"
+    _execute_or_roll_back(conn, mf, query, text, -len(prefix))
+
+
+def _execute_or_roll_back(
+    conn: psycopg.Connection, mf: MigrationFile, query: str, text: str, offset: int
+) -> None:
+    """Run `query` (holding `text` at `offset`); on any failure roll the transaction back.
+
+    A SQL error becomes the domain error with its line in the file; Ctrl-C / SIGTERM (psycopg
+    has already cancelled the query) is re-raised after the rollback.
+    """
     try:
         conn.execute(query)
     except psycopg.Error as exc:
         _rollback_quietly(conn)
-        raise sql_error(conn, mf, exc, text, -len(prefix)) from None
-    except BaseException:  # Ctrl-C / SIGTERM: psycopg cancelled the query; roll back, re-raise
+        raise sql_error(conn, mf, exc, text, offset) from None
+    except BaseException:
         _rollback_quietly(conn)
         raise
 
@@ -236,14 +247,7 @@ def apply_together(
     for mf, text in files:
         log.info(APPLYING, extra={"fields": {"filename": mf.filename}})
         started = time.monotonic()
-        try:
-            conn.execute(f"{text}\n;\n{tracking_insert(conn, mf)}")
-        except psycopg.Error as exc:
-            _rollback_quietly(conn)
-            raise sql_error(conn, mf, exc, text, 0) from None
-        except BaseException:
-            _rollback_quietly(conn)
-            raise
+        _execute_or_roll_back(conn, mf, f"{text}\n;\n{tracking_insert(conn, mf)}", text, 0)
         duration_ms = round((time.monotonic() - started) * 1000)
         log.info(APPLIED, extra={"fields": {"filename": mf.filename, "durationMs": duration_ms}})
     try:
