@@ -29,8 +29,18 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def _run(target: str, overrides: dict[str, Any] | None = None, **kwargs: Any) -> None:
-    """Load settings, configure logs, call `module:function`; map every failure to one line."""
+    """The one boundary: run the service; Ctrl-C and SIGTERM at any point give 130 / 143."""
     signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        _serve(target, overrides or {}, kwargs)
+    except _Terminated:
+        _exit_interrupted("Terminated by SIGTERM", terminated=True)
+    except KeyboardInterrupt:
+        _exit_interrupted("Interrupted by Ctrl-C", terminated=False)
+
+
+def _serve(target: str, overrides: dict[str, Any], kwargs: dict[str, Any]) -> None:
+    """Load settings, configure logs, call `module:function`; map every failure to one line."""
     try:
         from provisioning import logs
 
@@ -41,7 +51,7 @@ def _run(target: str, overrides: dict[str, Any] | None = None, **kwargs: Any) ->
         _fail_missing_dependency(exc)
     settings = None
     try:
-        settings = load_settings(PROJECT_ROOT, **(overrides or {}))  # exit 1 before any DB work
+        settings = load_settings(PROJECT_ROOT, **overrides)  # exit 1 before any DB work
         logs.configure(settings)
         module_name, function_name = target.split(":")
         service = getattr(importlib.import_module(f"provisioning.{module_name}"), function_name)
@@ -49,12 +59,6 @@ def _run(target: str, overrides: dict[str, Any] | None = None, **kwargs: Any) ->
     except ProvisioningError as err:
         _log_error(err.message, err.exit_code, err.suggestion, err.fields)
         raise Exit(code=int(err.exit_code)) from None
-    except _Terminated:
-        _log_error("Terminated by SIGTERM", ExitCode.TERMINATED, _INTERRUPT_HINT, {})
-        raise Exit(code=int(ExitCode.TERMINATED)) from None
-    except KeyboardInterrupt:
-        _log_error("Interrupted by Ctrl-C", ExitCode.INTERRUPTED, _INTERRUPT_HINT, {})
-        raise Exit(code=int(ExitCode.INTERRUPTED)) from None
     except Exception as exc:
         from provisioning.redact import redact
 
@@ -73,6 +77,18 @@ def _run(target: str, overrides: dict[str, Any] | None = None, **kwargs: Any) ->
         raise Exit(code=int(ExitCode.GENERAL)) from None
     if isinstance(code, int) and code:  # services that decide an exit code return it
         raise Exit(code=code)
+
+
+def _exit_interrupted(message: str, *, terminated: bool) -> None:
+    """One error line, then exit 130/143; logging may not be configured yet at start-up."""
+    from provisioning import logs
+    from provisioning.errors import ExitCode
+
+    if not logging.getLogger(logs.ROOT_LOGGER).handlers:
+        logs.configure_fallback()
+    code = ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED
+    _log_error(message, code, _INTERRUPT_HINT, {})
+    raise Exit(code=int(code))
 
 
 _INTERRUPT_HINT = "The statement in flight was cancelled and rolled back; run the task again."

@@ -147,7 +147,9 @@ def _start(database: str, mdir: Path) -> subprocess.Popen[str]:
 def _wait_for_sleep(database: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
+        # pg_stat_activity is server-wide: only this test's database counts (CI shares it).
         rows = query(database, "SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' "
+                               "AND datname = current_database() "
                                "AND pid <> pg_backend_pid() AND state = 'active'")  # fmt: skip
         if rows:
             return

@@ -199,6 +199,22 @@ def test_ctrl_c_is_130_and_sigterm_is_143(
     assert first["suggestion"] and second["suggestion"]
 
 
+def test_a_signal_before_the_service_runs_is_still_130_or_143(
+    tasks: types.ModuleType, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM while settings load (start-up, before logging is configured) is one line, 143."""
+    import provisioning.settings
+
+    def terminated_while_loading(*args: object, **kwargs: object) -> None:
+        logging.getLogger(logs.ROOT_LOGGER).handlers.clear()  # as if before configure_fallback
+        signal.raise_signal(signal.SIGTERM)
+
+    monkeypatch.setattr(provisioning.settings, "load_settings", terminated_while_loading)
+    assert run_service(tasks, lambda settings: None) == 143
+    (line,) = lines_of(capsys)
+    assert (line["message"], line["exitCode"]) == ("Terminated by SIGTERM", 143)
+
+
 # --- the CLI surface: `inv` itself ---------------------------------------------------------
 
 

@@ -78,7 +78,8 @@ def test_waiters_time_out_naming_the_holder(database: str, tmp_path: Path) -> No
             rows = query(
                 database,
                 "SELECT pid FROM pg_stat_activity WHERE application_name = 'nexus-provisioning' "
-                "AND query LIKE '%pg_sleep(15)%' AND state = 'active'",
+                "AND query LIKE '%pg_sleep(15)%' AND state = 'active' "
+                "AND datname = current_database()",
             )
             holder_pid = rows[0][0] if rows else None
             time.sleep(0.05)
