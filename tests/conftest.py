@@ -14,6 +14,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,10 +82,10 @@ def url_for(server_url: str, dbname: str, **params: Any) -> str:
     return make_conninfo(server_url, dbname=dbname, **params)
 
 
-@pytest.fixture
-def database(server_url: str) -> Iterator[str]:
-    """A fresh database `test_<uuid>` for one test; dropped (WITH FORCE) afterwards."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
+@contextmanager
+def fresh_database(server_url: str, prefix: str = "test") -> Iterator[str]:
+    """Create `<prefix>_<uuid>`, yield its URL, drop it (WITH FORCE) afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
@@ -94,6 +95,13 @@ def database(server_url: str) -> Iterator[str]:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@pytest.fixture
+def database(server_url: str) -> Iterator[str]:
+    """A fresh database `test_<uuid>` for one test; dropped (WITH FORCE) afterwards."""
+    with fresh_database(server_url) as url:
+        yield url
 
 
 @dataclass

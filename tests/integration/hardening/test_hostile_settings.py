@@ -7,7 +7,6 @@ the exit code the contract gives it.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,7 @@ from urllib.parse import quote
 
 import psycopg
 import pytest
-from conftest import run_inv, url_for
-from psycopg import sql
+from conftest import fresh_database, run_inv
 from psycopg.conninfo import conninfo_to_dict
 
 from provisioning.settings import ALLOWED
@@ -52,16 +50,8 @@ ACCEPTED = [
 @pytest.fixture(scope="module")
 def untouched(server_url: str) -> Iterator[str]:
     """One database shared by the bad-setting cases: none of them may ever change it."""
-    name = f"test_untouched_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield url_for(server_url, name)
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with fresh_database(server_url, "test_untouched") as url:
+        yield url
 
 
 def has_tracking_table(url: str) -> bool:
