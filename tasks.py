@@ -82,16 +82,13 @@ def _serve(target: str, overrides: dict[str, Any], kwargs: dict[str, Any]) -> No
 def _exit_interrupted(message: str, *, terminated: bool) -> None:
     """One error line, then exit 130/143; logging may not be configured yet at start-up."""
     from provisioning import logs
-    from provisioning.errors import ExitCode
+    from provisioning.errors import InterruptedRunError, TerminatedRunError
 
     if not logging.getLogger(logs.ROOT_LOGGER).handlers:
         logs.configure_fallback()
-    code = ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED
-    _log_error(message, code, _INTERRUPT_HINT, {})
-    raise Exit(code=int(code))
-
-
-_INTERRUPT_HINT = "The statement in flight was cancelled and rolled back; run the task again."
+    err = TerminatedRunError(message) if terminated else InterruptedRunError(message)
+    _log_error(err.message, err.exit_code, err.suggestion, err.fields)
+    raise Exit(code=int(err.exit_code))
 
 
 def _log_error(message: str, code: int, suggestion: str, fields: dict[str, Any]) -> None:

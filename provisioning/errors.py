@@ -86,7 +86,9 @@ class InterruptedRunError(ProvisioningError):
     """Ctrl-C: the statement in flight was cancelled and its transaction rolled back."""
 
     exit_code = ExitCode.INTERRUPTED
-    default_suggestion = "The file in flight was rolled back; run the task again to finish."
+    default_suggestion = (
+        "The statement in flight was cancelled and rolled back; run the task again to finish."
+    )
 
 
 class TerminatedRunError(InterruptedRunError):

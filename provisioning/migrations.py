@@ -14,7 +14,6 @@ from provisioning.migration_files import MigrationFile, parse_name
 
 log = logging.getLogger(__name__)
 
-TRACKING_TABLE = "schema_migrations"
 # The runbook's Appendix, word for word: a table created by hand from it is read as it is.
 TRACKING_TABLE_DDL = """CREATE TABLE schema_migrations (
   id SERIAL PRIMARY KEY,

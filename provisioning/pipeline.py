@@ -1,7 +1,8 @@
-"""`inv provision`: dependency check → readiness → migrations → seed, then one summary line.
+"""`inv provision`: readiness → migrations → seed, then one summary line.
 
-A failing stage raises its own error (exit 127, 2 or 3) and `tasks._run` logs it as the last
-line. A failing seed is the runbook's non-fatal warning: provisioning still succeeds.
+The task checks dependencies first (exit 127). A failing stage raises its own error (exit 2
+or 3) and `tasks._run` logs it as the last line. A failing seed is the runbook's non-fatal
+warning: provisioning still succeeds.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from provisioning import logs, seeding
-from provisioning.deps import check_dependencies
 from provisioning.errors import ProvisioningError
 from provisioning.readiness import wait_for_database
 from provisioning.settings import Settings
@@ -92,8 +92,9 @@ def provision(settings: Settings, single_transaction: bool = False) -> Summary:
     """Run every stage in order and log `Database provisioning completed successfully`."""
     from provisioning.migrate import run_migrate
 
+    # The dependency check (exit 127) runs in the `provision` task itself, before settings
+    # are loaded: a missing package may be pydantic, which loading settings already needs.
     started = time.monotonic()
-    check_dependencies()
     log.info(PROVISION_STARTED, extra={"fields": {"appEnv": settings.app_env}})
     with _stage("Waiting for the database…"):
         readiness = wait_for_database(settings)
